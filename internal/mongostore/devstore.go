@@ -3,7 +3,6 @@ package mongostore
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -34,7 +33,7 @@ func StartDevStore(ctx context.Context, addr, dir string) (*DevStore, error) {
 	}
 	// FerretDB logs every error reply at WARN with a full dump; only its
 	// errors are worth showing.
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: addr},
 		Logger:    quiet,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -36,24 +37,46 @@ func Open(ctx context.Context, uri, db string) (*Store, error) {
 		return nil, fmt.Errorf("mongostore: connect: %w", err)
 	}
 	s := &Store{client: client, shards: client.Database(db).Collection("shards"), files: client.Database(db).Collection("files")}
-	if err := s.ensureIndexes(ctx); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, err
+	// Several nodes starting at once race to create the database; the
+	// embedded store drops the losers' connections. Try again a few times.
+	for attempt := 1; ; attempt++ {
+		err = s.ensureIndexes(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			_ = client.Disconnect(context.Background())
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+		}
 	}
-	return s, nil
 }
 
 func (s *Store) ensureIndexes(ctx context.Context) error {
-	if _, err := s.shards.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "createdAt", Value: -1}}},
-		{Keys: bson.D{{Key: "visibility", Value: 1}, {Key: "createdAt", Value: -1}}},
-	}); err != nil {
-		return fmt.Errorf("mongostore: create shard indexes: %w", err)
-	}
-	if _, err := s.files.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{Keys: bson.D{{Key: "shard", Value: 1}, {Key: "seq", Value: 1}}},
-	}); err != nil {
-		return fmt.Errorf("mongostore: create file indexes: %w", err)
+	for _, ix := range []struct {
+		coll *mongo.Collection
+		name string
+		keys bson.D
+	}{
+		{s.shards, "createdAt_-1", bson.D{{Key: "createdAt", Value: -1}}},
+		{s.shards, "visibility_1_createdAt_-1", bson.D{{Key: "visibility", Value: 1}, {Key: "createdAt", Value: -1}}},
+		{s.files, "shard_1_seq_1", bson.D{{Key: "shard", Value: 1}, {Key: "seq", Value: 1}}},
+	} {
+		// One at a time, and only the missing ones: the embedded store
+		// fails on a batch that contains an index that exists.
+		specs, err := ix.coll.Indexes().ListSpecifications(ctx)
+		if err != nil {
+			return fmt.Errorf("mongostore: list indexes of %s: %w", ix.coll.Name(), err)
+		}
+		if slices.ContainsFunc(specs, func(sp mongo.IndexSpecification) bool { return sp.Name == ix.name }) {
+			continue
+		}
+		if _, err := ix.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)}); err != nil {
+			return fmt.Errorf("mongostore: create index %s on %s: %w", ix.name, ix.coll.Name(), err)
+		}
 	}
 	return nil
 }
@@ -168,11 +191,31 @@ func (s *Store) FindByID(ctx context.Context, id string) (*shard.Shard, error) {
 	return sh, nil
 }
 
-// Save writes metadata and s.Files, each file fenced by (version, rev): the
-// write applies only where the stored version is not newer and the stored
-// rev is older. MongoDB answers a fenced upsert with a duplicate key, which
-// is how a stale write is told apart from a new file.
+// Save writes metadata and s.Files. The shard document goes first, fenced
+// by rev, so that the stored rev is never behind a stored file's rev (a
+// room reloaded after a crash then counts on from above every file). Each
+// file is fenced by (version, rev): it is written only where the stored
+// version is not newer and the stored rev is older. MongoDB answers a fenced
+// upsert with a duplicate key, which tells a stale write from a new file.
 func (s *Store) Save(ctx context.Context, sh *shard.Shard) error {
+	revFence := bson.D{{Key: "_id", Value: sh.ID}, {Key: "rev", Value: bson.D{{Key: "$lte", Value: sh.Rev}}}}
+	res, err := s.shards.UpdateOne(ctx, revFence, bson.D{{Key: "$set", Value: bson.D{
+		{Key: "title", Value: sh.Title}, {Key: "visibility", Value: string(sh.Visibility)},
+		{Key: "dependencies", Value: sh.Dependencies}, {Key: "updatedAt", Value: sh.UpdatedAt.UTC()},
+		{Key: "lastSyncAt", Value: sh.LastSyncAt.UTC()}, {Key: "rev", Value: sh.Rev}}}})
+	if err != nil {
+		return fmt.Errorf("mongostore: save shard %q: %w", sh.ID, err)
+	}
+	if res.MatchedCount == 0 {
+		n, err := s.shards.CountDocuments(ctx, bson.D{{Key: "_id", Value: sh.ID}})
+		if err != nil {
+			return fmt.Errorf("mongostore: save shard %q: %w", sh.ID, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("mongostore: save shard %q: %w", sh.ID, shard.ErrNotFound)
+		}
+		return fmt.Errorf("mongostore: save shard %q at rev %d: %w", sh.ID, sh.Rev, shard.ErrStale)
+	}
 	stale := false
 	for _, f := range sh.Files {
 		d := toFileDoc(sh.ID, sh.Rev, f)
@@ -189,31 +232,15 @@ func (s *Store) Save(ctx context.Context, sh *shard.Shard) error {
 			return fmt.Errorf("mongostore: save file %q of %q: %w", f.ID, sh.ID, err)
 		}
 	}
-	set := bson.D{{Key: "title", Value: sh.Title}, {Key: "visibility", Value: string(sh.Visibility)},
-		{Key: "dependencies", Value: sh.Dependencies}, {Key: "updatedAt", Value: sh.UpdatedAt.UTC()},
-		{Key: "lastSyncAt", Value: sh.LastSyncAt.UTC()}, {Key: "rev", Value: sh.Rev}}
 	live, err := s.files.CountDocuments(ctx, bson.D{{Key: "shard", Value: sh.ID}, {Key: "deleted", Value: false}})
 	if err != nil {
 		return fmt.Errorf("mongostore: count files of %q: %w", sh.ID, err)
 	}
-	set = append(set, bson.E{Key: "fileCount", Value: live})
-	res, err := s.shards.UpdateOne(ctx, bson.D{{Key: "_id", Value: sh.ID}, {Key: "rev", Value: bson.D{{Key: "$lte", Value: sh.Rev}}}},
-		bson.D{{Key: "$set", Value: set}})
-	if err != nil {
-		return fmt.Errorf("mongostore: save shard %q: %w", sh.ID, err)
-	}
-	if res.MatchedCount == 0 {
-		n, err := s.shards.CountDocuments(ctx, bson.D{{Key: "_id", Value: sh.ID}})
-		if err != nil {
-			return fmt.Errorf("mongostore: save shard %q: %w", sh.ID, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("mongostore: save shard %q: %w", sh.ID, shard.ErrNotFound)
-		}
-		stale = true
+	if _, err := s.shards.UpdateOne(ctx, revFence, bson.D{{Key: "$set", Value: bson.D{{Key: "fileCount", Value: live}}}}); err != nil {
+		return fmt.Errorf("mongostore: save file count of %q: %w", sh.ID, err)
 	}
 	if stale {
-		return fmt.Errorf("mongostore: save shard %q at rev %d: %w", sh.ID, sh.Rev, shard.ErrStale)
+		return fmt.Errorf("mongostore: save files of %q at rev %d: %w", sh.ID, sh.Rev, shard.ErrStale)
 	}
 	return nil
 }

@@ -16,8 +16,8 @@ import (
 // typed, so asking for a role that does not exist is a compile error.
 type Manager struct {
 	kv, publisher, subscriber, queue *redis.Client
-	closeOnce                         sync.Once
-	closeErr                          error
+	closeOnce                        sync.Once
+	closeErr                         error
 }
 
 // NewManager connects the four roles to the Redis at url
