@@ -49,6 +49,7 @@ type App struct {
 	http       *fiber.App
 	ln         net.Listener
 	served     chan error
+	stopped    bool
 }
 
 // New starts the services the node depends on (a local redis-server and
@@ -154,6 +155,10 @@ func (a *App) Served() <-chan error { return a.served }
 // leave, HTTP stops, dirty rooms are flushed, the worker drains, and every
 // connection is closed.
 func (a *App) Shutdown(ctx context.Context) error {
+	if a.stopped {
+		return nil
+	}
+	a.stopped = true
 	var errs []error
 	if a.hub != nil {
 		if err := a.hub.Shutdown(ctx); err != nil {
@@ -195,6 +200,10 @@ func (a *App) flushDirty(ctx context.Context) error {
 // Kill stops the node abruptly, as a crash would: no room.closed, no
 // leaving, no flush. Its members stay in Redis until other nodes reap them.
 func (a *App) Kill() {
+	if a.stopped {
+		return
+	}
+	a.stopped = true
 	if a.ln != nil {
 		_ = a.ln.Close()
 	}
