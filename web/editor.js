@@ -7,7 +7,7 @@ import { indentWithTab } from '@codemirror/commands';
 import { javascript } from '@codemirror/lang-javascript';
 import { html } from '@codemirror/lang-html';
 import { css } from '@codemirror/lang-css';
-import { collab, getSyncedVersion, receiveUpdates, sendableUpdates, getClientID } from '@codemirror/collab';
+import { collab, getSyncedVersion, receiveUpdates, sendableUpdates } from '@codemirror/collab';
 import { Connection } from './connection.js';
 import { remoteCursors, setRemoteCursors } from './cursors.js';
 
@@ -236,16 +236,10 @@ function receive(msg) {
     return;
   }
   const updates = msg.updates.slice(synced - msg.version).map((u) => ({ clientID: u.clientID, changes: ChangeSet.fromJSON(u.changes) }));
-  // receiveUpdates recognises own updates only at the start of a batch:
-  // hand it runs of own and others' updates separately.
-  const mine = getClientID(tab.view.state);
-  for (let i = 0; i < updates.length;) {
-    const own = updates[i].clientID === mine;
-    let j = i + 1;
-    while (j < updates.length && (updates[j].clientID === mine) === own) j++;
-    tab.view.dispatch(receiveUpdates(tab.view.state, updates.slice(i, j)));
-    i = j;
-  }
+  // One update at a time, never a batch: mapping over a composition can
+  // order same-place insertions differently from mapping over its parts,
+  // and the server transforms stale pushes over one update at a time.
+  for (const u of updates) tab.view.dispatch(receiveUpdates(tab.view.state, [u]));
   push(tab);
   renderCursors(msg.file);
 }

@@ -81,7 +81,10 @@ func Parse(data []byte) (*ChangeSet, error) {
 	if len(parts) > maxSections {
 		return nil, fmt.Errorf("changes have more than %d parts", maxSections)
 	}
-	c := &ChangeSet{sections: make([]int, 0, 2*len(parts))}
+	// Sections are added as @codemirror/state builds them (addSection,
+	// addInsert), so that a set with empty or split sections, which
+	// CodeMirror never makes but a client may send, is stored canonical.
+	c := &ChangeSet{sections: make([]int, 0, 2*len(parts)), inserted: [][]uint16{}}
 	total := 0
 	for i, p := range parts {
 		p = bytes.TrimSpace(p)
@@ -101,30 +104,20 @@ func Parse(data []byte) (*ChangeSet, error) {
 				}
 			}
 			total += n
-			if len(lines) == 0 {
-				c.sections = append(c.sections, n, 0)
-				continue
-			}
 			text := utf16.Encode([]rune(strings.Join(lines, "\n")))
-			for len(c.inserted) < i {
-				c.inserted = append(c.inserted, nil)
-			}
-			c.inserted = append(c.inserted, text)
-			c.sections = append(c.sections, n, len(text))
+			c.sections = addSection(c.sections, n, len(text), false)
+			c.inserted = addInsert(c.inserted, c.sections, text)
 		} else {
 			n, err := parseLength(p)
 			if err != nil {
 				return nil, fmt.Errorf("changes[%d]: %w", i, err)
 			}
 			total += n
-			c.sections = append(c.sections, n, -1)
+			c.sections = addSection(c.sections, n, -1, false)
 		}
 		if total > maxLength {
 			return nil, fmt.Errorf("changes cover more than %d units", maxLength)
 		}
-	}
-	if c.inserted == nil {
-		c.inserted = [][]uint16{}
 	}
 	return c, nil
 }

@@ -54,3 +54,22 @@ func TestApplyWrongLength(t *testing.T) {
 		t.Fatal("mapping over a set of another length succeeded")
 	}
 }
+
+func TestParseCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		`[0,[0,"a"],3,0]`:     `[[0,"a"],3]`,
+		`[2,1,[0],[1,"x"],0]`: `[3,[1,"x"]]`,
+		`[[0,"a"],[0,"b"],2]`: `[[0,"ab"],2]`,
+		`[[2],[0,"x"],1]`:     `[[2],[0,"x"],1]`,
+		`[]`:                  `[]`,
+	} {
+		c, err := Parse([]byte(in))
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", in, err)
+		}
+		got, _ := c.MarshalJSON()
+		if string(got) != want {
+			t.Errorf("Parse(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -56,3 +56,22 @@ func Rebase(updates, over []Update) ([]Update, error) {
 	}
 	return out, nil
 }
+
+// RebaseEach is Rebase over one accepted update at a time. CodeMirror's map
+// is not compositional where an insertion meets the edge of a replaced
+// range: mapping over two updates in turn and over their composition can
+// order the texts differently. Clients apply the updates they receive one
+// at a time (receiveUpdates per update), so the server must transform a
+// stale push the same way, whatever batches the updates travelled in.
+func RebaseEach(updates, over []Update) ([]Update, error) {
+	for i := range over {
+		var err error
+		if updates, err = Rebase(updates, over[i:i+1]); err != nil {
+			return nil, err
+		}
+		if len(updates) == 0 {
+			break
+		}
+	}
+	return updates, nil
+}

@@ -413,7 +413,7 @@ func (s *Session) rebase(ctx context.Context, fid string, base, current int64, u
 		return nil, apperr.Errorf(apperr.BadRequest, "invalid change set: covers %d units but the file had %d at version %d",
 			updates[0].Changes.Len(), over[0].Changes.Len(), base)
 	}
-	rebased, err := changeset.Rebase(updates, over)
+	rebased, err := changeset.RebaseEach(updates, over)
 	if err != nil {
 		return nil, apperr.Errorf(apperr.BadRequest, "invalid change set: %v", err)
 	}

@@ -182,24 +182,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 func (t *typist) edit() {
-	t.c.State(t.file, func(f *wsclient.File) {
-		n := len(f.Doc)
+	_ = t.c.Edit(t.file, func(doc []uint16) *changeset.ChangeSet {
+		n := len(doc)
 		pos := rand.IntN(n + 1)
-		var cs *changeset.ChangeSet
+		spec := []any{pos, []any{0, string(rune('a' + rand.IntN(26)))}, n - pos}
 		if n > 200 && rand.IntN(3) == 0 {
 			del := min(n-pos, 1+rand.IntN(3))
-			cs, _ = changeset.Parse(mustJSON([]any{pos, []any{del}, n - pos - del}))
-		} else {
-			cs, _ = changeset.Parse(mustJSON([]any{pos, []any{0, string(rune('a' + rand.IntN(26)))}, n - pos}))
+			spec = []any{pos, []any{del}, n - pos - del}
 		}
-		if cs != nil {
-			doc, err := cs.Apply(f.Doc)
-			if err == nil {
-				f.Doc = doc
-				f.Unconfirmed = append(f.Unconfirmed, changeset.Update{ClientID: f.ClientID, Changes: cs})
-				f.Created++
-			}
-		}
+		cs, _ := changeset.Parse(mustJSON(spec))
+		return cs
 	})
 }
 

@@ -44,7 +44,6 @@ func StartLocal(ctx context.Context, dir string) (*Local, error) {
 	}
 	// Not CommandContext: the server must outlive a cancelled start context.
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("redisx: start redis-server: %w", err)
 	}

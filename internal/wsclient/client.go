@@ -349,48 +349,36 @@ func (c *Client) receiveUpdates(m *Msg) {
 	cb := c.OnUpdate
 	c.mu.Unlock()
 	if err != nil {
-		panic(fmt.Sprintf("wsclient: file %s: %v", m.File, err))
+		panic(fmt.Sprintf("wsclient: file %s: %v\nmsg: %s\nstate: version %d, doc len %d, unconfirmed %d", m.File, err, m.Raw, f.Version, len(f.Doc), len(f.Unconfirmed)))
 	}
 	if cb != nil {
 		cb(m.File)
 	}
 }
 
-// receive is receiveUpdates of @codemirror/collab, applied per run of
-// updates from one side (own or others).
+// receive is receiveUpdates of @codemirror/collab applied to one update at
+// a time (see changeset.RebaseEach for why never to a batch).
 func (f *File) receive(ups []changeset.Update) error {
-	for len(ups) > 0 {
-		own := ups[0].ClientID == f.ClientID
-		n := 1
-		for n < len(ups) && (ups[n].ClientID == f.ClientID) == own {
-			n++
-		}
-		run := ups[:n]
-		ups = ups[n:]
-		f.Version += int64(len(run))
-		if own {
-			k := min(len(run), len(f.Unconfirmed))
-			f.Unconfirmed = f.Unconfirmed[k:]
-			f.Confirmed += len(run)
+	for _, u := range ups {
+		f.Version++
+		if u.ClientID == f.ClientID {
+			if len(f.Unconfirmed) > 0 {
+				f.Unconfirmed = f.Unconfirmed[1:]
+			}
+			f.Confirmed++
 			continue
 		}
-		changes := run[0].Changes
-		for _, u := range run[1:] {
-			var err error
-			if changes, err = changes.Compose(u.Changes); err != nil {
-				return err
-			}
-		}
+		changes := u.Changes
 		unconfirmed := make([]changeset.Update, len(f.Unconfirmed))
-		for i, u := range f.Unconfirmed {
-			mapped, err := u.Changes.Map(changes, false)
+		for i, local := range f.Unconfirmed {
+			mapped, err := local.Changes.Map(changes, false)
 			if err != nil {
 				return err
 			}
-			if changes, err = changes.Map(u.Changes, true); err != nil {
+			if changes, err = changes.Map(local.Changes, true); err != nil {
 				return err
 			}
-			unconfirmed[i] = changeset.Update{ClientID: u.ClientID, Changes: mapped}
+			unconfirmed[i] = changeset.Update{ClientID: local.ClientID, Changes: mapped}
 		}
 		doc, err := changes.Apply(f.Doc)
 		if err != nil {
@@ -401,13 +389,21 @@ func (f *File) receive(ups []changeset.Update) error {
 	return nil
 }
 
-// Edit applies a local change to a file and queues it for pushing.
-func (c *Client) Edit(fileID string, cs *changeset.ChangeSet) error {
+// Edit applies a local change, made by change from the current local text,
+// and queues it for pushing. A nil change set edits nothing.
+func (c *Client) Edit(fileID string, change func(doc []uint16) *changeset.ChangeSet) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f := c.files[fileID]
 	if f == nil {
 		return fmt.Errorf("wsclient: file %s not open", fileID)
+	}
+	if f.Version < 0 {
+		return nil
+	}
+	cs := change(f.Doc)
+	if cs == nil {
+		return nil
 	}
 	doc, err := cs.Apply(f.Doc)
 	if err != nil {
