@@ -68,4 +68,3 @@ func TestManagerErrors(t *testing.T) {
 		t.Fatal("connecting to a port nobody listens on succeeded")
 	}
 }
-
