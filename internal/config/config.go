@@ -101,6 +101,9 @@ func Load(getenv func(string) string) (Config, error) {
 			r.fail(name, errors.New("must be a positive duration such as 5s"))
 		}
 	}
+	if c.FlushInterval > 0 && c.FlushInterval < time.Second {
+		r.fail("FLUSH_INTERVAL", errors.New("must be at least 1s (the schedule runs on whole seconds)"))
+	}
 	if c.RoomIdleTTL < 0 {
 		r.fail("ROOM_IDLE_TTL", errors.New("must not be negative"))
 	}

@@ -47,7 +47,13 @@ func NewRunner(rdb *redis.Client, f *Flusher, s *Sweeper, opts RunnerOptions, lo
 		LogLevel:                 asynq.WarnLevel,
 		IsFailure:                func(err error) bool { return !errors.Is(err, errBusy) },
 	})
-	sched := asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{Logger: alog, LogLevel: asynq.WarnLevel})
+	sched := asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{Logger: alog, LogLevel: asynq.WarnLevel,
+		EnqueueErrorHandler: func(t *asynq.Task, _ []asynq.Option, err error) {
+			// Another node's scheduler enqueued this interval's sweep.
+			if !errors.Is(err, asynq.ErrDuplicateTask) {
+				log.Warn("schedule sweep failed", "task", t.Type(), "err", err)
+			}
+		}})
 	return &Runner{opts: opts, srv: srv, sched: sched, flusher: f, sweeper: s, log: log}
 }
 

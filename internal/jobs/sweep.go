@@ -68,9 +68,10 @@ func (s *Sweeper) HandleSweep(ctx context.Context, _ *asynq.Task) error {
 	return err
 }
 
-// NewSweepTask is the periodic sweep. Unique for one interval, so that
-// however many nodes run the scheduler, one sweep runs per interval.
+// NewSweepTask is the periodic sweep. Unique for (most of) one interval,
+// so that however many nodes run the scheduler, about one sweep runs per
+// interval; asynq takes no uniqueness under a second.
 func NewSweepTask(interval time.Duration) (*asynq.Task, []asynq.Option) {
 	return asynq.NewTask(TypeSweep, nil), []asynq.Option{asynq.Queue(Queue), asynq.MaxRetry(0),
-		asynq.Unique(max(interval-interval/10, time.Millisecond*100)), asynq.Timeout(interval * 4)}
+		asynq.Unique(max(interval-interval/10, time.Second)), asynq.Timeout(max(interval*4, 10*time.Second))}
 }

@@ -17,6 +17,7 @@ import (
 type DevStore struct {
 	URI    string
 	Addr   string
+	Dir    string
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -44,7 +45,7 @@ func StartDevStore(ctx context.Context, addr, dir string) (*DevStore, error) {
 		return nil, fmt.Errorf("mongostore: start devstore: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d := &DevStore{URI: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
+	d := &DevStore{URI: f.MongoDBURI(), Dir: abs, cancel: cancel, done: make(chan struct{})}
 	d.Addr = hostPort(d.URI)
 	go func() {
 		defer close(d.done)

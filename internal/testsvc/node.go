@@ -49,7 +49,7 @@ func Start(tb testing.TB) *Services {
 	return &Services{Redis: r, Store: d, Env: Env{
 		"REDIS_URL": r.URL, "MONGO_URI": d.URI, "MONGO_DB": DBName(tb),
 		"DATA_DIR": tb.TempDir(), "LOG_LEVEL": "error",
-		"HEARTBEAT_TTL": "2s", "FLUSH_INTERVAL": "500ms", "ROOM_IDLE_TTL": "1s",
+		"HEARTBEAT_TTL": "2s", "FLUSH_INTERVAL": "1s", "ROOM_IDLE_TTL": "1s",
 	}}
 }
 
