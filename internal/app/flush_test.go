@@ -24,7 +24,7 @@ import (
 
 // store opens the cluster's database directly, as a reader of what the
 // flushes wrote.
-func (c *cluster) store(t *testing.T) *mongostore.Store {
+func (c *cluster) store(t testing.TB) *mongostore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -42,7 +42,7 @@ type appender struct {
 	file string
 }
 
-func newAppender(ctx context.Context, t *testing.T, url, shardID string, fileIndex int) *appender {
+func newAppender(ctx context.Context, t testing.TB, url, shardID string, fileIndex int) *appender {
 	t.Helper()
 	c, err := wsclient.Dial(ctx, "ws://"+url+"/ws", nil)
 	if err != nil {
@@ -61,7 +61,7 @@ func newAppender(ctx context.Context, t *testing.T, url, shardID string, fileInd
 }
 
 // appendText appends text at the end and waits until the server acked it.
-func (a *appender) appendText(ctx context.Context, t *testing.T, text string) {
+func (a *appender) appendText(ctx context.Context, t testing.TB, text string) {
 	t.Helper()
 	err := a.c.Edit(a.file, func(doc []uint16) *changeset.ChangeSet {
 		spec, _ := json.Marshal([]any{len(doc), []any{0, text}})
@@ -97,7 +97,7 @@ func (a *appender) text() (string, int64) {
 }
 
 // waitStored waits until the store holds text at version for the file.
-func waitStored(ctx context.Context, t *testing.T, store *mongostore.Store, shardID, fileID, text string, version int64, within time.Duration) *shard.Shard {
+func waitStored(ctx context.Context, t testing.TB, store *mongostore.Store, shardID, fileID, text string, version int64, within time.Duration) *shard.Shard {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -369,7 +369,7 @@ func TestEvictionRacingJoinsAndRestarts(t *testing.T) {
 	t.Logf("%d evictions and reloads, 12 joins racing an eviction", evictions)
 }
 
-func waitMembers(ctx context.Context, t *testing.T, cl *cluster, shardID string, n int) {
+func waitMembers(ctx context.Context, t testing.TB, cl *cluster, shardID string, n int) {
 	t.Helper()
 	for {
 		info, err := cl.rooms.ReadRoom(ctx, shardID)
@@ -384,7 +384,7 @@ func waitMembers(ctx context.Context, t *testing.T, cl *cluster, shardID string,
 	}
 }
 
-func waitStoredText(ctx context.Context, t *testing.T, store *mongostore.Store, shardID, text string) shard.File {
+func waitStoredText(ctx context.Context, t testing.TB, store *mongostore.Store, shardID, text string) shard.File {
 	t.Helper()
 	for {
 		sh, err := store.FindByID(ctx, shardID)
@@ -399,7 +399,7 @@ func waitStoredText(ctx context.Context, t *testing.T, store *mongostore.Store, 
 	}
 }
 
-func shutdown(t *testing.T, node *app.App) {
+func shutdown(t testing.TB, node *app.App) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

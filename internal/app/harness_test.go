@@ -22,7 +22,7 @@ import (
 
 // cluster is several nodes on one Redis and one store.
 type cluster struct {
-	t     *testing.T
+	t     testing.TB
 	svc   *testsvc.Services
 	nodes []*app.App
 	alive []bool
@@ -30,7 +30,7 @@ type cluster struct {
 	rooms *room.Store
 }
 
-func newCluster(t *testing.T, n int, roles app.Roles, env ...string) *cluster {
+func newCluster(t testing.TB, n int, roles app.Roles, env ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, svc: testsvc.Start(t)}
 	c.svc.Env = c.svc.Env.With(env...)
@@ -62,7 +62,7 @@ func (c *cluster) kill(i int) {
 	c.nodes[i].Kill()
 }
 
-func createShard(t *testing.T, base, body string) (id, editToken, viewToken string) {
+func createShard(t testing.TB, base, body string) (id, editToken, viewToken string) {
 	t.Helper()
 	resp, err := http.Post(base+"/api/shards", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -87,7 +87,7 @@ type apiShard struct {
 	Live       bool       `json:"live"`
 }
 
-func getShard(t *testing.T, base, id string) apiShard {
+func getShard(t testing.TB, base, id string) apiShard {
 	t.Helper()
 	resp, err := http.Get(base + "/api/shards/" + id)
 	if err != nil {
@@ -112,7 +112,7 @@ type typist struct {
 	events sync.WaitGroup
 }
 
-func (ty *typist) connect(ctx context.Context, t *testing.T, cl *cluster, node int, fileIDs []string) error {
+func (ty *typist) connect(ctx context.Context, t testing.TB, cl *cluster, node int, fileIDs []string) error {
 	c, err := wsclient.Dial(ctx, "ws://"+cl.nodes[node].Addr()+"/ws", nil)
 	if err != nil {
 		return err
@@ -160,7 +160,7 @@ func (ty *typist) connect(ctx context.Context, t *testing.T, cl *cluster, node i
 
 // reconnect drops the socket and joins again through a random live node,
 // keeping local state and unsent edits.
-func (ty *typist) reconnect(ctx context.Context, t *testing.T, cl *cluster, fileIDs []string) {
+func (ty *typist) reconnect(ctx context.Context, t testing.TB, cl *cluster, fileIDs []string) {
 	ty.c.Close()
 	<-ty.c.Closed()
 	for attempt := 0; ; attempt++ {
@@ -219,7 +219,7 @@ func randomChange(doc []uint16) *changeset.ChangeSet {
 
 // settle pushes until every typist has nothing unsent and all hold the same
 // text per file, or fails at the deadline.
-func settle(t *testing.T, typists []*typist, fileIDs []string, deadline time.Duration) {
+func settle(t testing.TB, typists []*typist, fileIDs []string, deadline time.Duration) {
 	t.Helper()
 	end := time.Now().Add(deadline)
 	for {
@@ -259,7 +259,7 @@ func settle(t *testing.T, typists []*typist, fileIDs []string, deadline time.Dur
 // checkExactlyOnce verifies, per file, that every typist, the server's text
 // and the version agree, that the log replayed from the start gives that
 // text, and that it holds each typist's updates exactly once.
-func checkExactlyOnce(t *testing.T, cl *cluster, shardID string, initial map[string]string, typists []*typist, fileIDs []string) {
+func checkExactlyOnce(t testing.TB, cl *cluster, shardID string, initial map[string]string, typists []*typist, fileIDs []string) {
 	t.Helper()
 	ctx := context.Background()
 	server := getShard(t, cl.url(cl.randomLive()), shardID)

@@ -346,7 +346,7 @@ func (s *Session) handlePush(ctx context.Context, m *inbound) error {
 	id := s.room.id
 	for attempt := 0; attempt < maxRebaseRetries; attempt++ {
 		first, last := updates[0].Changes, updates[len(updates)-1].Changes
-		if last.NewLen() > 0 && s.tooBig(last.NewLen()) {
+		if s.tooBig(last.NewLen()) {
 			return apperr.Errorf(apperr.TooLarge, "file would be larger than %d bytes", s.hub.opts.Limits.MaxFileBytes)
 		}
 		version, err := s.hub.rooms.Commit(ctx, id, m.File, base, first.Len(), last.NewLen(), encodeUpdates(updates))

@@ -184,7 +184,7 @@ func (s *Store) FindByID(ctx context.Context, id string) (*shard.Shard, error) {
 	}
 	sh := &shard.Shard{ID: doc.ID, Title: doc.Title, Template: doc.Template, Visibility: shard.Visibility(doc.Visibility),
 		Dependencies: doc.Dependencies, EditTokenHash: doc.EditTokenHash, ViewTokenHash: doc.ViewTokenHash,
-		CreatedAt: doc.CreatedAt, UpdatedAt: doc.UpdatedAt, LastSyncAt: doc.LastSyncAt, Rev: doc.Rev}
+		CreatedAt: doc.CreatedAt, UpdatedAt: doc.UpdatedAt, LastSyncAt: doc.LastSyncAt, Rev: doc.Rev, FileCount: len(files)}
 	for _, f := range files {
 		sh.Files = append(sh.Files, shard.File{ID: f.FileID, Name: f.Name, Text: f.Text, Version: f.Version, Seq: f.Seq})
 	}
@@ -202,7 +202,7 @@ func (s *Store) Save(ctx context.Context, sh *shard.Shard) error {
 	res, err := s.shards.UpdateOne(ctx, revFence, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "title", Value: sh.Title}, {Key: "visibility", Value: string(sh.Visibility)},
 		{Key: "dependencies", Value: sh.Dependencies}, {Key: "updatedAt", Value: sh.UpdatedAt.UTC()},
-		{Key: "lastSyncAt", Value: sh.LastSyncAt.UTC()}, {Key: "rev", Value: sh.Rev}}}})
+		{Key: "lastSyncAt", Value: sh.LastSyncAt.UTC()}, {Key: "rev", Value: sh.Rev}, {Key: "fileCount", Value: sh.FileCount}}}})
 	if err != nil {
 		return fmt.Errorf("mongostore: save shard %q: %w", sh.ID, err)
 	}
@@ -231,13 +231,6 @@ func (s *Store) Save(ctx context.Context, sh *shard.Shard) error {
 		case err != nil:
 			return fmt.Errorf("mongostore: save file %q of %q: %w", f.ID, sh.ID, err)
 		}
-	}
-	live, err := s.files.CountDocuments(ctx, bson.D{{Key: "shard", Value: sh.ID}, {Key: "deleted", Value: false}})
-	if err != nil {
-		return fmt.Errorf("mongostore: count files of %q: %w", sh.ID, err)
-	}
-	if _, err := s.shards.UpdateOne(ctx, revFence, bson.D{{Key: "$set", Value: bson.D{{Key: "fileCount", Value: live}}}}); err != nil {
-		return fmt.Errorf("mongostore: save file count of %q: %w", sh.ID, err)
 	}
 	if stale {
 		return fmt.Errorf("mongostore: save files of %q at rev %d: %w", sh.ID, sh.Rev, shard.ErrStale)

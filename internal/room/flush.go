@@ -41,7 +41,7 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*Snapshot, error) {
 	info := infoFromHash(h)
 	sh := &shard.Shard{ID: id, Title: info.Title, Template: info.Template, Visibility: info.Visibility,
 		Dependencies: info.Dependencies, EditTokenHash: info.EditTokenHash, ViewTokenHash: info.ViewTokenHash,
-		CreatedAt: info.CreatedAt, Rev: info.Rev}
+		CreatedAt: info.CreatedAt, Rev: info.Rev, FileCount: int(res[3].(int64))}
 	snap := &Snapshot{Shard: sh, LogLen: map[string]int{}, Empty: h["empty"] != "" && h["empty"] != "0", Dirty: h["rev"] != h["frev"]}
 	changed, _ := res[1].([]any)
 	for _, c := range changed {

@@ -249,7 +249,7 @@ return out
 //
 // KEYS[1] room, KEYS[2] files, KEYS[3] gone; ARGV[1] prefix
 // Returns {} when the room is not in Redis, else
-// {room hash flat list, {per changed file: {files JSON, v, snapv, snap, entries...}}, {gone JSON...}}.
+// {room hash flat list, {per changed file: {files JSON, v, snapv, snap, entries...}}, {gone JSON...}, live file count}.
 var snapshotScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 local frev = tonumber(redis.call('HGET', KEYS[1], 'frev')) or -1
@@ -266,7 +266,7 @@ for i = 1, #all, 2 do
     changed[#changed + 1] = f
   end
 end
-return {redis.call('HGETALL', KEYS[1]), changed, redis.call('HVALS', KEYS[3])}
+return {redis.call('HGETALL', KEYS[1]), changed, redis.call('HVALS', KEYS[3]), redis.call('HLEN', KEYS[2])}
 `)
 
 // flushedScript records what a flush wrote: the rev it covered, each file's

@@ -38,8 +38,11 @@ type Shard struct {
 	LastSyncAt    time.Time
 	// Rev counts every change to the shard (edits and file operations). A
 	// write carrying an older Rev than the stored one changes nothing.
-	Rev   int64
-	Files []File
+	Rev int64
+	// FileCount is the number of live files, shown in listings. FindByID
+	// sets it; Save stores it, since Files may hold only changed files.
+	FileCount int
+	Files     []File
 }
 
 // File is one file of a shard. ID is stable across renames.
