@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf16"
 
 	"github.com/multitab/multitab/internal/app"
 	"github.com/multitab/multitab/internal/changeset"
@@ -317,7 +315,3 @@ func checkExactlyOnce(t testing.TB, cl *cluster, shardID string, initial map[str
 		}
 	}
 }
-
-func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
-
-var _ = bytes.Contains

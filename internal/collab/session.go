@@ -571,7 +571,7 @@ func (s *Session) withRoom(ctx context.Context, op func() error) error {
 	return err
 }
 
-// pingEvery is how often the transport pings; a peer silent for
+// PingEvery is how often the transport pings; a peer silent for
 // PeerTimeout is dropped.
 const (
 	PingEvery   = 25 * time.Second

@@ -46,11 +46,7 @@ func (s *Store) Snapshot(ctx context.Context, id string) (*Snapshot, error) {
 	changed, _ := res[1].([]any)
 	for _, c := range changed {
 		parts, _ := c.([]any)
-		var listing struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-			Seq  int64  `json:"seq"`
-		}
+		var listing fileListing
 		if err := json.Unmarshal([]byte(parts[0].(string)), &listing); err != nil {
 			return nil, fmt.Errorf("room: snapshot %q: %w", id, err)
 		}

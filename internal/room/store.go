@@ -89,6 +89,14 @@ type Info struct {
 	Members   []Member
 }
 
+// fileListing is a file's entry in the files hash (the scripts read the
+// same fields).
+type fileListing struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Seq  int64  `json:"seq"`
+}
+
 // Doc is a file's text at a version.
 type Doc struct {
 	Version int64
@@ -129,11 +137,7 @@ func (s *Store) Populate(ctx context.Context, sh *shard.Shard) (bool, error) {
 	}
 	args := append([]any{k.prefix(), len(meta) / 2}, meta...)
 	for _, f := range sh.Files {
-		listing, _ := json.Marshal(struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-			Seq  int64  `json:"seq"`
-		}{f.ID, f.Name, f.Seq})
+		listing, _ := json.Marshal(fileListing{f.ID, f.Name, f.Seq})
 		args = append(args, f.ID, string(listing), f.Name, f.Version, changeset.Length(f.Text), f.Text)
 	}
 	n, err := populateScript.Run(ctx, s.rdb, []string{k.room(), k.files(), k.names()}, args...).Int()

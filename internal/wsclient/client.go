@@ -135,7 +135,8 @@ func (c *Client) Send(msg map[string]any) error {
 func (c *Client) Request(ctx context.Context, msg map[string]any) (*Msg, error) {
 	c.mu.Lock()
 	c.nextID++
-	ref := strconv.Itoa(c.nextID)
+	id := c.nextID
+	ref := strconv.Itoa(id)
 	ch := make(chan *Msg, 1)
 	c.pending[ref] = ch
 	c.mu.Unlock()
@@ -144,7 +145,7 @@ func (c *Client) Request(ctx context.Context, msg map[string]any) (*Msg, error) 
 		delete(c.pending, ref)
 		c.mu.Unlock()
 	}()
-	msg["ref"] = c.nextRefValue(ref)
+	msg["ref"] = id
 	if err := c.Send(msg); err != nil {
 		return nil, err
 	}
@@ -159,11 +160,6 @@ func (c *Client) Request(ctx context.Context, msg map[string]any) (*Msg, error) 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-}
-
-func (c *Client) nextRefValue(ref string) any {
-	n, _ := strconv.Atoi(ref)
-	return n
 }
 
 func (c *Client) read() {
