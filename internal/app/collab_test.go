@@ -148,8 +148,8 @@ func TestNodeKilled(t *testing.T) {
 			}
 		}()
 	}
-	// Let them type, then kill node 0 mid-stream.
-	time.Sleep(300 * time.Millisecond)
+	// Kill node 0 mid-stream, once typing is well under way.
+	waitVersion(ctx, t, cl, shardID, fileIDs[0], 100)
 	killedAt := time.Now()
 	cl.kill(0)
 
@@ -175,7 +175,9 @@ func TestNodeKilled(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	time.Sleep(200 * time.Millisecond) // typing continues on the survivors
+	// Typing goes on through the survivors before everyone stops.
+	before, _ := cl.rooms.Versions(ctx, shardID, fileIDs)
+	waitVersion(ctx, t, cl, shardID, fileIDs[0], before[0]+100)
 	close(stop)
 	wg.Wait()
 	for _, ty := range tys {
@@ -188,5 +190,21 @@ func TestNodeKilled(t *testing.T) {
 	info, _ := cl.rooms.ReadRoom(ctx, shardID)
 	if len(info.Members) != len(tys) {
 		t.Fatalf("room has %d members, want %d (one per typist)", len(info.Members), len(tys))
+	}
+}
+
+// waitVersion waits until a file's version in Redis reaches v.
+func waitVersion(ctx context.Context, t *testing.T, cl *cluster, shardID, fileID string, v int64) {
+	t.Helper()
+	for {
+		got, err := cl.rooms.Versions(ctx, shardID, []string{fileID})
+		if err == nil && got[0] >= v {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("file never reached version %d", v)
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 }

@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/multitab/multitab/internal/app"
 	"github.com/multitab/multitab/internal/changeset"
+	"github.com/multitab/multitab/internal/jobs"
 	"github.com/multitab/multitab/internal/mongostore"
 	"github.com/multitab/multitab/internal/room"
 	"github.com/multitab/multitab/internal/shard"
@@ -231,8 +234,20 @@ func TestMongoDownForAWhile(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		a.appendText(ctx, t, fmt.Sprintf("\nduring the outage %d", i)) // acked: Redis holds them
 	}
-	// Let flushes fail and back off for a while.
-	time.Sleep(3 * time.Second)
+	// Wait until a flush has failed and is waiting to be retried.
+	inspector := asynq.NewInspectorFromRedisClient(testsvc.Manager(t, cl.svc.Redis).Queue())
+	for {
+		retrying, err := inspector.ListRetryTasks(jobs.Queue)
+		if err == nil && len(retrying) > 0 {
+			t.Logf("flush failed while the store was down: %s", retrying[0].LastErr)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no flush failed while the store was down")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	restarted, err := mongostore.StartDevStore(ctx, addr, dir)
 	if err != nil {
 		t.Fatal(err)
