@@ -140,7 +140,8 @@ func (r *localRoom) dispatch(ctx context.Context, payload []byte) {
 		if ev.Version > st.delivered {
 			r.fill(ctx, ev.File, st, st.delivered, ev.Version)
 		}
-		r.deliver(ev.File, st, ev.Version, ev.Updates)
+		// The commit script published the wire message itself.
+		r.deliver(ev.File, st, ev.Version, ev.Updates, payload)
 	case "cursor", "member.joined", "member.left", "member.updated":
 		// Presence goes to the other members only.
 		from := ev.memberID()
@@ -165,13 +166,13 @@ func (r *localRoom) post(s *Session, p *presence, msg []byte) {
 }
 
 // deliver sends updates starting at version to every subscriber that
-// needs them, each exactly once, and advances the stream.
-func (r *localRoom) deliver(fid string, st *stream, version int64, updates []json.RawMessage) {
+// needs them, each exactly once, and advances the stream. whole is the
+// encoded message of all of them, when the caller has it already.
+func (r *localRoom) deliver(fid string, st *stream, version int64, updates []json.RawMessage, whole []byte) {
 	end := version + int64(len(updates))
 	if end <= st.delivered {
 		return
 	}
-	var whole []byte // encoded once for the common case: subscriber needs all
 	for s, next := range st.next {
 		if next >= end {
 			continue
@@ -201,7 +202,7 @@ func (r *localRoom) fill(ctx context.Context, fid string, st *stream, from, to i
 	case err != nil:
 		r.hub.log.Error("fill gap failed", "shard", r.id, "file", fid, "from", from, "to", to, "err", err)
 	default:
-		r.deliver(fid, st, from, entries)
+		r.deliver(fid, st, from, entries, nil)
 	}
 }
 
