@@ -35,7 +35,6 @@ type Roles struct {
 type App struct {
 	cfg  config.Config
 	log  *slog.Logger
-	role Roles
 
 	localRedis *redisx.Local
 	devStore   *mongostore.DevStore
@@ -58,7 +57,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, roles Roles) 
 	if cfg.NodeID == "" {
 		cfg.NodeID = shard.NewID(5)
 	}
-	a := &App{cfg: cfg, log: log, role: roles, served: make(chan error, 1)}
+	a := &App{cfg: cfg, log: log, served: make(chan error, 1)}
 	if err := a.build(ctx, cfg, roles); err != nil {
 		a.closeAll(context.Background())
 		return nil, err
