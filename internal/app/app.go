@@ -33,8 +33,8 @@ type Roles struct {
 
 // App is one running node.
 type App struct {
-	cfg  config.Config
-	log  *slog.Logger
+	cfg config.Config
+	log *slog.Logger
 
 	localRedis *redisx.Local
 	devStore   *mongostore.DevStore
