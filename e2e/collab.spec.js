@@ -38,12 +38,14 @@ test('two people on two nodes type into one file and into different tabs, and co
   // Same file, typing at the same time.
   const main = await openFile(a.page, 'src/main.js');
   await openFile(b.page, 'src/main.js');
-  const typeAt = async (page, text) => {
+  // Different places of one file: two people typing at the very same spot
+  // interleave their characters, which converges but reads as a jumble.
+  const typeAt = async (page, key, text) => {
     await page.locator(`.cm-editor[data-file="${main}"] .cm-content`).click();
-    await page.keyboard.press('Control+End');
+    await page.keyboard.press(key);
     await page.keyboard.type(text, { delay: 15 });
   };
-  await Promise.all([typeAt(a.page, '\n// Ada was here 😀'), typeAt(b.page, '\n// Bob était là 漢字')]);
+  await Promise.all([typeAt(a.page, 'Control+End', '\n// Ada was here 😀'), typeAt(b.page, 'Control+Home', '// Bob était là 漢字\n')]);
 
   await expect.poll(async () => {
     const [ta, tb] = [await editorText(a.page, main), await editorText(b.page, main)];
@@ -101,6 +103,30 @@ test('files created and renamed in one browser appear in the other', async ({ br
   await a.page.getByTestId('new-file').click();
   await expect(a.page.getByTestId('notice')).toContainText('segment');
   await expect(b.page.getByTestId('file-item')).toHaveCount(4);
+  await a.context.close();
+  await b.context.close();
+});
+
+test('two people typing at the very same spot converge and lose no character', async ({ browser, request, baseURL }) => {
+  const shardId = await newShard(request);
+  const a = await openEditor(browser, baseURL, shardId, 'Ada');
+  const b = await openEditor(browser, nodeB(), shardId, 'Bob');
+  const main = await openFile(a.page, 'src/main.js');
+  await openFile(b.page, 'src/main.js');
+  const original = await editorText(a.page, main);
+  const typeAtEnd = async (page, text) => {
+    await page.locator(`.cm-editor[data-file="${main}"] .cm-content`).click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(text, { delay: 10 });
+  };
+  const ada = 'aaaaaaaaaaaaaaaaaaaa', bob = 'bbbbbbbbbbbbbbbbbbbb';
+  await Promise.all([typeAtEnd(a.page, ada), typeAtEnd(b.page, bob)]);
+  await expect.poll(async () => {
+    const [ta, tb] = [await editorText(a.page, main), await editorText(b.page, main)];
+    if (ta !== tb || !ta.startsWith(original)) return 'diverged';
+    const added = ta.slice(original.length);
+    return [added.split('a').length - 1, added.split('b').length - 1];
+  }).toEqual([ada.length, bob.length]);
   await a.context.close();
   await b.context.close();
 });
