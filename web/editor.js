@@ -115,7 +115,16 @@ function onMessage(msg) {
     case 'doc': return receiveDoc(msg);
     case 'ack': case 'stale': {
       const tab = tabs.get(msg.file);
-      if (tab) { tab.inFlight = false; push(tab); }
+      if (!tab?.view) return;
+      tab.inFlight = false;
+      // After stale, push again only once the updates up to that version
+      // are here (receive pushes then); ask for them if they are missing.
+      if (msg.type === 'stale') {
+        tab.staleAt = msg.version;
+        const synced = getSyncedVersion(tab.view.state);
+        if (synced < msg.version) conn.send({ type: 'pull', file: tab.id, version: synced });
+      }
+      push(tab);
       return;
     }
     case 'files': setFiles(msg.files, msg.change); return;
@@ -215,6 +224,7 @@ function closeTab(fid, why) {
 
 function push(tab) {
   if (!tab.view || tab.inFlight || tab.reopening || !conn.open || role !== 'editor') return;
+  if (tab.staleAt && getSyncedVersion(tab.view.state) < tab.staleAt) return;
   const updates = sendableUpdates(tab.view.state);
   if (!updates.length) return;
   tab.inFlight = true;
