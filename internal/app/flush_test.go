@@ -491,3 +491,36 @@ func TestFileOperationsArePersisted(t *testing.T) {
 		t.Fatalf("created file after reload: %q v%d", text, version)
 	}
 }
+
+func TestCompactionKeepsRecentHistory(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := newCluster(t, 1, app.Roles{Web: true}, "HISTORY_KEPT", "10")
+	shardID, _, _ := createShard(t, cl.url(0), `{"title":"compact","template":"static"}`)
+	a := newAppender(ctx, t, cl.nodes[0].Addr(), shardID, 0)
+	for i := 0; i < 80; i++ {
+		a.appendText(ctx, t, fmt.Sprintf("%d,", i))
+	}
+	text, version := a.text()
+	if err := cl.nodes[0].Flusher().Flush(ctx, shardID); err != nil {
+		t.Fatal(err)
+	}
+	// The last 10 updates are kept for pull; older ones give the whole doc.
+	m, err := a.c.Request(ctx, map[string]any{"type": "pull", "file": a.file, "version": version - 10})
+	if err != nil || m.Type != "updates" || len(m.Updates) != 10 {
+		t.Fatalf("pull of kept history: %v %s", err, m.Raw)
+	}
+	m, err = a.c.Request(ctx, map[string]any{"type": "pull", "file": a.file, "version": version - 11})
+	if err != nil || m.Type != "doc" || m.Text != text || m.Version != version {
+		t.Fatalf("pull behind the kept history: %v %.200s", err, m.Raw)
+	}
+	// A new socket opening the file reads the snapshot plus the tail.
+	b := newAppender(ctx, t, cl.nodes[0].Addr(), shardID, 0)
+	if got, v := b.text(); got != text || v != version {
+		t.Fatalf("open after compaction: v%d, want v%d", v, version)
+	}
+	entries, _, err := cl.rooms.ReadLog(ctx, shardID, a.file, version-10, -1)
+	if err != nil || len(entries) != 10 {
+		t.Fatalf("log after compaction: %d entries, %v", len(entries), err)
+	}
+}

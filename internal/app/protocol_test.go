@@ -135,6 +135,21 @@ func TestProtocolErrors(t *testing.T) {
 		}
 		unchanged(t)
 	})
+	t.Run("pull", func(t *testing.T) {
+		if _, err := push(before.Files[0].Version, `[[0,"pulled "],`+itoa(n)+`]`); err != nil {
+			t.Fatalf("push: %v", err)
+		}
+		m, err := editor.Request(ctx, map[string]any{"type": "pull", "file": fid, "version": before.Files[0].Version})
+		if err != nil || m.Type != "updates" || len(m.Updates) != 1 || m.Version != before.Files[0].Version {
+			t.Fatalf("pull: %v %+v", err, m)
+		}
+		_, err = editor.Request(ctx, map[string]any{"type": "pull", "file": fid, "version": before.Files[0].Version + 9})
+		wantCode(t, err, "bad_request")
+		_, err = editor.Request(ctx, map[string]any{"type": "pull", "file": fid, "version": -1})
+		wantCode(t, err, "bad_request")
+		before = getShard(t, base, pubID) // the push above is the new baseline
+		n += len("pulled ")
+	})
 	t.Run("unknown file", func(t *testing.T) {
 		_, err := editor.Request(ctx, map[string]any{"type": "open", "file": "nosuchfile"})
 		wantCode(t, err, "not_found")
