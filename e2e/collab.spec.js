@@ -130,3 +130,43 @@ test('two people typing at the very same spot converge and lose no character', a
   await a.context.close();
   await b.context.close();
 });
+
+test('edits typed while the socket is down are kept and arrive after the reconnect', async ({ browser, request, baseURL }) => {
+  const shardId = await newShard(request);
+  const a = await openEditor(browser, baseURL, shardId, 'Ada');
+  const b = await openEditor(browser, nodeB(), shardId, 'Bob');
+  const main = await openFile(a.page, 'src/main.js');
+  await openFile(b.page, 'src/main.js');
+  const editor = a.page.locator(`.cm-editor[data-file="${main}"] .cm-content`);
+  await editor.click();
+  await a.page.keyboard.press('Control+End');
+  await a.page.keyboard.type('\n// online');
+  await expect.poll(() => editorText(b.page, main)).toContain('// online');
+
+  // Ada's socket drops and she goes offline, so reconnects fail until she
+  // is back; she keeps typing meanwhile. (Close before going offline: an
+  // offline browser cannot finish the close handshake. The first retry is
+  // put 8 s out so that it cannot beat setOffline.)
+  await a.page.evaluate(() => new Promise((resolve) => {
+    const { conn } = window.multitab;
+    conn.attempt = 5;
+    conn.ws.addEventListener('close', resolve);
+    conn.ws.close();
+  }));
+  await a.context.setOffline(true);
+  await expect(a.page.getByTestId('connection-status')).toHaveAttribute('data-state', 'reconnecting');
+  await a.page.keyboard.type('\n// typed offline ✈');
+  // Bob edits meanwhile too.
+  await b.page.locator(`.cm-editor[data-file="${main}"] .cm-content`).click();
+  await b.page.keyboard.press('Control+Home');
+  await b.page.keyboard.type('// Bob meanwhile\n');
+
+  await a.context.setOffline(false);
+  await expect(a.page.getByTestId('connection-status')).toHaveAttribute('data-state', 'online', { timeout: 20_000 });
+  await expect.poll(async () => {
+    const [ta, tb] = [await editorText(a.page, main), await editorText(b.page, main)];
+    return ta === tb && ta.includes('// typed offline ✈') && ta.startsWith('// Bob meanwhile');
+  }).toBe(true);
+  await a.context.close();
+  await b.context.close();
+});
