@@ -26,3 +26,19 @@ test('bad input on the home page shows a clear error and creates nothing', async
   await expect(page.getByTestId('form-error')).toContainText('title must not be empty');
   await expect(page).toHaveURL(/\/new$/);
 });
+
+test('a new display name shows in the other browser', async ({ browser, request, baseURL }) => {
+  const res = await request.post('/api/shards', { data: { title: 'Names', template: 'static' } });
+  const { id } = await res.json();
+  const a = await browser.newPage();
+  const b = await browser.newPage();
+  await a.goto(`${baseURL}/s/${id}`);
+  await b.goto(`${baseURL}/s/${id}`);
+  await expect(a.getByTestId('connection-status')).toHaveAttribute('data-state', 'online');
+  await a.getByTestId('name-input').fill('Grace Hopper');
+  await a.getByTestId('name-input').press('Enter');
+  await expect(b.getByTestId('presence-item').filter({ hasText: 'Grace Hopper' })).toBeVisible();
+  await expect(a.getByTestId('presence-item').filter({ hasText: 'Grace Hopper (you)' })).toBeVisible();
+  await a.context().close();
+  await b.context().close();
+});

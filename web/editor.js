@@ -43,9 +43,11 @@ nameInput.value = me.name;
 nameInput.addEventListener('change', () => {
   const v = nameInput.value.trim().slice(0, 40);
   if (!v) return;
+  if (v === me.name) return;
   me.name = v;
   setCookie('mt_name', v);
-  notice('Your new name shows after the next reconnect.');
+  // Rejoin under the new name: the reconnect keeps unsent edits.
+  conn.ws?.close();
 });
 
 // Share links for a private shard just created (tokens travel in the URL).
