@@ -25,6 +25,11 @@ import (
 	"github.com/multitab/multitab/internal/shard"
 )
 
+// flushMaxRetry is how often a failed flush is retried (backing off from 1 s
+// to 1 min, that is about 25 minutes of a store being down) before asynq
+// archives it; the next sweep enqueues the still-dirty room again anyway.
+const flushMaxRetry = 25
+
 // Roles says what a node runs.
 type Roles struct {
 	Web  bool // HTTP, websocket, collaboration
@@ -91,9 +96,9 @@ func (a *App) build(ctx context.Context, cfg config.Config, roles Roles) (err er
 	a.queue = asynq.NewClientFromRedisClient(a.redis.Queue())
 	a.flusher = jobs.NewFlusher(a.rooms, a.store, cfg.RoomIdleTTL, cfg.FlushRate, log.With("component", "flush"))
 	if roles.Jobs {
-		sweeper := jobs.NewSweeper(a.rooms, a.queue, cfg.RoomIdleTTL, 25, log.With("component", "sweep"))
+		sweeper := jobs.NewSweeper(a.rooms, a.queue, cfg.RoomIdleTTL, flushMaxRetry, log.With("component", "sweep"))
 		a.runner = jobs.NewRunner(a.redis.Queue(), a.flusher, sweeper, jobs.RunnerOptions{
-			Interval: cfg.FlushInterval, Concurrency: cfg.FlushWorkers, MaxRetry: 25,
+			Interval: cfg.FlushInterval, Concurrency: cfg.FlushWorkers,
 			RetryBase: time.Second, RetryMax: time.Minute, ShutdownTimeout: cfg.ShutdownGrace / 2,
 		}, log)
 	}

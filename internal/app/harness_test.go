@@ -102,12 +102,11 @@ func getShard(t testing.TB, base, id string) apiShard {
 // typist is a simulated person with a stable identity across reconnects:
 // the same collab client id per file, the same local state.
 type typist struct {
-	name   string
-	shard  string
-	c      *wsclient.Client
-	node   int
-	files  map[string]*wsclient.File
-	events sync.WaitGroup
+	name  string
+	shard string
+	c     *wsclient.Client
+	node  int
+	files map[string]*wsclient.File
 }
 
 func (ty *typist) connect(ctx context.Context, t testing.TB, cl *cluster, node int, fileIDs []string) error {
@@ -136,9 +135,7 @@ func (ty *typist) connect(ctx context.Context, t testing.TB, cl *cluster, node i
 		ty.files[fid] = f
 	}
 	// Push again whenever a push is answered.
-	ty.events.Add(1)
 	go func() {
-		defer ty.events.Done()
 		for {
 			select {
 			case m := <-c.Events:

@@ -61,9 +61,6 @@ func (c *ChangeSet) Empty() bool {
 // Desc returns the description of c: its sections without inserted text.
 func (c *ChangeSet) Desc() *ChangeSet { return &ChangeSet{sections: c.sections, desc: true} }
 
-// IsDesc reports whether c is a description (has no inserted text).
-func (c *ChangeSet) IsDesc() bool { return c.desc }
-
 // Limits on what Parse accepts, so that a hostile frame cannot make the
 // server allocate without bound.
 const (

@@ -100,13 +100,11 @@ func (r *localRoom) open(ctx context.Context, s *Session, fid string, ref json.R
 		st = &stream{delivered: doc.Version, next: map[*Session]int64{}}
 		r.streams[fid] = st
 	}
+	// The stream is never ahead of the doc: the subscription was confirmed
+	// before any doc was read, and every update is committed before it is
+	// published. Updates of the stream older than the doc are skipped for s.
 	s.send(mustJSON(docMsg{Type: "doc", Ref: ref, File: fid, Version: doc.Version, Text: doc.Text}))
 	st.next[s] = doc.Version
-	if st.delivered > doc.Version {
-		// Cannot happen while commits publish after writing, but if the
-		// stream is ahead, fill s in from the log rather than lose updates.
-		r.fill(ctx, fid, st, doc.Version, st.delivered)
-	}
 	return nil
 }
 

@@ -21,14 +21,17 @@ import (
 
 // Close codes a session asks its transport to close with.
 const (
-	CloseGoingAway   = 1001 // node shutting down, room closed
-	ClosePolicy      = 1008
-	CloseTooBig      = 1009
-	CloseTryAgain    = 1013 // send queue overflow: reconnect and catch up
-	maxRebaseRetries = 8
+	CloseGoingAway = 1001 // node shutting down, room closed
+	CloseTooBig    = 1009
+	CloseTryAgain  = 1013 // send queue overflow: reconnect and catch up
 )
 
-// Kick asks the transport to close the socket, after sending Final (if any).
+// maxRebaseRetries bounds how often a push is rebased when other commits
+// keep winning the race; then the client gets stale and catches up.
+const maxRebaseRetries = 8
+
+// Kick asks the transport to close the socket with a code and reason, after
+// writing what is already queued.
 type Kick struct {
 	Code   int
 	Reason string
@@ -50,7 +53,6 @@ type Session struct {
 	role   shard.Role
 
 	// Used only from the Handle goroutine.
-	open    map[string]bool
 	cursors *rate.Limiter
 }
 
@@ -61,7 +63,6 @@ func (h *Hub) NewSession() *Session {
 		hub:     h,
 		out:     make(chan []byte, h.opts.Limits.SendQueue),
 		kick:    make(chan Kick, 1),
-		open:    map[string]bool{},
 		cursors: rate.NewLimiter(rate.Limit(h.opts.Limits.CursorsPerSec), h.opts.Limits.CursorsPerSec),
 	}
 	if !h.track(s) {
@@ -158,7 +159,6 @@ func (s *Session) Handle(ctx context.Context, frame []byte) {
 		err = s.handleOpen(ctx, &m)
 	case "close":
 		s.room.close(s, m.File)
-		delete(s.open, m.File)
 	case "push":
 		err = s.handlePush(ctx, &m)
 	case "pull":
@@ -302,7 +302,6 @@ func (s *Session) handleOpen(ctx context.Context, m *inbound) error {
 	if err := s.room.open(ctx, s, m.File, m.Ref); err != nil {
 		return err
 	}
-	s.open[m.File] = true
 	s.focus(ctx, m.File)
 	return nil
 }

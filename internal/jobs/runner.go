@@ -15,7 +15,6 @@ import (
 type RunnerOptions struct {
 	Interval        time.Duration // sweep period (FLUSH_INTERVAL)
 	Concurrency     int           // flushes at once on this node
-	MaxRetry        int
 	RetryBase       time.Duration
 	RetryMax        time.Duration
 	ShutdownTimeout time.Duration

@@ -69,12 +69,12 @@ func summary(ds []time.Duration) string {
 }
 
 type typist struct {
-	c      *wsclient.Client
-	node   int
-	file   string
-	sentMu sync.Mutex
-	sentAt map[int]time.Time // by update sequence number of this typist
-	pushed int
+	c        *wsclient.Client
+	node     int
+	file     string
+	sentMu   sync.Mutex
+	sentAt   map[int]time.Time // by update sequence number of this typist
+	lastPush time.Time         // when the push now in flight was sent
 }
 
 // Run creates a shard, connects the typists round-robin to the nodes and
@@ -139,9 +139,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 					}
 				case "ack":
 					recv.sentMu.Lock()
-					at, ok := recv.sentAt[-1]
+					at := recv.lastPush
 					recv.sentMu.Unlock()
-					if ok {
+					if !at.IsZero() {
 						mu.Lock()
 						res.Acks = append(res.Acks, now.Sub(at))
 						mu.Unlock()
@@ -210,7 +210,7 @@ func (t *typist) push() {
 			t.sentAt[k] = now
 		}
 	}
-	t.sentAt[-1] = now
+	t.lastPush = now
 	t.sentMu.Unlock()
 }
 

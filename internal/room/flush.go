@@ -124,8 +124,12 @@ func (s *Store) Evict(ctx context.Context, id string, idle time.Duration) (bool,
 	if err := s.rdb.SRem(ctx, liveRoomsKey, id).Err(); err != nil {
 		return n == 1, fmt.Errorf("room: unlist %q: %w", id, err)
 	}
-	if exists, err := s.rdb.Exists(ctx, k.room()).Result(); err == nil && exists == 1 {
+	exists, err := s.rdb.Exists(ctx, k.room()).Result()
+	if err == nil && exists == 1 {
 		err = s.rdb.SAdd(ctx, liveRoomsKey, id).Err()
+	}
+	if err != nil {
+		return n == 1, fmt.Errorf("room: relist %q after eviction: %w", id, err)
 	}
 	return n == 1, nil
 }
@@ -172,21 +176,6 @@ func (s *Store) LiveRooms(ctx context.Context) ([]Status, error) {
 		out = append(out, st)
 	}
 	return out, nil
-}
-
-// ListLive lists a room as live again (after a lost SADD, say).
-func (s *Store) ListLive(ctx context.Context, ids ...string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	if err := s.rdb.SAdd(ctx, liveRoomsKey, args...).Err(); err != nil {
-		return fmt.Errorf("room: list live rooms: %w", err)
-	}
-	return nil
 }
 
 // releaseLockScript deletes a lock only if it still holds our token.

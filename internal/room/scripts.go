@@ -116,8 +116,8 @@ return removed
 //
 // KEYS[1] room, KEYS[2] file state, KEYS[3] file log
 // ARGV[1] channel, ARGV[2] file id, ARGV[3] base version, ARGV[4] length
-// the first update expects, ARGV[5] length after the last, ARGV[6] the
-// updates as one JSON array, ARGV[7..] each update's JSON.
+// the first update expects, ARGV[5] length after the last, ARGV[6..] each
+// update's JSON.
 // Returns {0, new version}, {-1, current version} on a version mismatch,
 // {-2} unknown file, {-3} room not in Redis, {-4, current length} wrong length.
 var commitScript = redis.NewScript(`
@@ -127,11 +127,11 @@ if not st[1] then return {-2} end
 local v = tonumber(st[1])
 if tonumber(ARGV[3]) ~= v then return {-1, v} end
 if tonumber(ARGV[4]) ~= tonumber(st[2]) then return {-4, tonumber(st[2])} end
-local n = #ARGV - 6
-redis.call('RPUSH', KEYS[3], unpack(ARGV, 7))
+local n = #ARGV - 5
+redis.call('RPUSH', KEYS[3], unpack(ARGV, 6))
 redis.call('HSET', KEYS[2], 'v', v + n, 'len', ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'rev', 1)
-redis.call('PUBLISH', ARGV[1], '{"type":"updates","file":' .. cjson.encode(ARGV[2]) .. ',"version":' .. v .. ',"updates":' .. ARGV[6] .. '}')
+redis.call('PUBLISH', ARGV[1], '{"type":"updates","file":' .. cjson.encode(ARGV[2]) .. ',"version":' .. v .. ',"updates":[' .. table.concat(ARGV, ',', 6) .. ']}')
 return {0, v + n}
 `)
 

@@ -208,8 +208,8 @@ func (s *Store) Reap(ctx context.Context, id, node string) (int, error) {
 // *LengthMismatch, ErrUnknownFile, ErrAbsent.
 func (s *Store) Commit(ctx context.Context, id, fid string, base int64, lenBefore, lenAfter int, updates []json.RawMessage) (int64, error) {
 	k := keysOf(id)
-	args := make([]any, 0, 6+len(updates))
-	args = append(args, k.channel(), fid, base, lenBefore, lenAfter, string(joinJSON(updates)))
+	args := make([]any, 0, 5+len(updates))
+	args = append(args, k.channel(), fid, base, lenBefore, lenAfter)
 	for _, u := range updates {
 		args = append(args, string(u))
 	}
@@ -386,23 +386,6 @@ func Materialize(snapshot string, entries []string) (string, error) {
 		}
 	}
 	return string(utf16.Decode(doc)), nil
-}
-
-// joinJSON makes a JSON array of already-encoded values.
-func joinJSON(items []json.RawMessage) []byte {
-	n := 2
-	for _, it := range items {
-		n += len(it) + 1
-	}
-	b := make([]byte, 0, n)
-	b = append(b, '[')
-	for i, it := range items {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, it...)
-	}
-	return append(b, ']')
 }
 
 func stringsOf(vals []any) []string {

@@ -81,8 +81,6 @@ type Client struct {
 	// Events receives every message that is not a reply (buffered; the
 	// oldest are dropped when nobody reads).
 	Events chan *Msg
-	// OnUpdate, if set, runs (outside locks) after remote updates changed a file.
-	OnUpdate func(file string)
 }
 
 // Dial connects to a node's /ws (url like ws://127.0.0.1:8080/ws).
@@ -342,13 +340,9 @@ func (c *Client) receiveUpdates(m *Msg) {
 	}
 	ups = ups[f.Version-m.Version:]
 	err := f.receive(ups)
-	cb := c.OnUpdate
 	c.mu.Unlock()
 	if err != nil {
 		panic(fmt.Sprintf("wsclient: file %s: %v\nmsg: %s\nstate: version %d, doc len %d, unconfirmed %d", m.File, err, m.Raw, f.Version, len(f.Doc), len(f.Unconfirmed)))
-	}
-	if cb != nil {
-		cb(m.File)
 	}
 }
 
